@@ -43,6 +43,36 @@ std::string_view GroupStatusName(GroupStatus s) {
   return "";
 }
 
+std::optional<FeatureType> FeatureTypeFromName(std::string_view name) {
+  for (FeatureType t : {FeatureType::kIntegral, FeatureType::kFractional, FeatureType::kString}) {
+    if (FeatureTypeName(t) == name) return t;
+  }
+  return std::nullopt;
+}
+
+std::optional<CollectionType> CollectionTypeFromName(std::string_view name) {
+  for (CollectionType t : {CollectionType::kList, CollectionType::kSet, CollectionType::kVector}) {
+    if (CollectionTypeName(t) == name) return t;
+  }
+  return std::nullopt;
+}
+
+std::optional<TtlUnit> TtlUnitFromName(std::string_view name) {
+  for (TtlUnit u : {TtlUnit::kSeconds, TtlUnit::kMinutes, TtlUnit::kHours, TtlUnit::kDays,
+                    TtlUnit::kWeeks}) {
+    if (TtlUnitName(u) == name) return u;
+  }
+  return std::nullopt;
+}
+
+std::optional<GroupStatus> GroupStatusFromName(std::string_view name) {
+  for (GroupStatus s : {GroupStatus::kCreating, GroupStatus::kCreated, GroupStatus::kCreateFailed,
+                        GroupStatus::kDeleting, GroupStatus::kDeleteFailed}) {
+    if (GroupStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
 int64_t TtlDuration::Seconds() const {
   switch (unit) {
     case TtlUnit::kSeconds: return value;

@@ -25,6 +25,13 @@ std::string_view CollectionTypeName(CollectionType t);  // "" for kNone, "List" 
 std::string_view TtlUnitName(TtlUnit u);                // "Seconds" ...
 std::string_view GroupStatusName(GroupStatus s);        // "Creating" ...
 
+// The inverses of the *Name functions above (exact, case-sensitive wire names); nullopt for
+// anything else. CollectionTypeFromName("") is nullopt: absence is the caller's business.
+std::optional<FeatureType> FeatureTypeFromName(std::string_view name);
+std::optional<CollectionType> CollectionTypeFromName(std::string_view name);
+std::optional<TtlUnit> TtlUnitFromName(std::string_view name);
+std::optional<GroupStatus> GroupStatusFromName(std::string_view name);
+
 struct TtlDuration {
   TtlUnit unit = TtlUnit::kSeconds;
   int64_t value = 0;  // >= 1
@@ -79,6 +86,9 @@ struct FeatureGroup {
   std::string throughput_mode = "OnDemand";
   std::optional<int64_t> provisioned_read_capacity_units;
   std::optional<int64_t> provisioned_write_capacity_units;
+  // When the group last switched from Provisioned to OnDemand (epoch seconds; 0 = never): AWS
+  // allows one such switch per 24 hours.
+  double ondemand_switch_time = 0;
 
   std::string role_arn;
   std::string description;
@@ -97,6 +107,8 @@ struct FeatureGroup {
   void BuildIndex();
   int record_identifier_index() const { return record_id_index_; }
   int event_time_index() const { return event_time_index_; }
+  // OfflineStoreStatus.Status as Describe reports it: "Active" with an offline store, else "".
+  std::string_view offline_store_status() const { return offline_enabled ? "Active" : ""; }
 
  private:
   std::unordered_map<std::string, int> index_;  // feature name -> position in features
