@@ -94,8 +94,19 @@ class LarderServer:
         except OSError:
             return ""
 
+    def _close_log(self):
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+            self._log = None
+
     def stop(self, timeout=30):
         """SIGTERM and wait: a graceful shutdown. Returns the exit code."""
+        try:
+            return self._stop(timeout)
+        finally:
+            self._close_log()
+
+    def _stop(self, timeout):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -111,6 +122,7 @@ class LarderServer:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._close_log()
 
     def restart(self, extra_args=None):
         self.stop()
