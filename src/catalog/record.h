@@ -9,6 +9,7 @@
 #ifndef LARDER_CATALOG_RECORD_H_
 #define LARDER_CATALOG_RECORD_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -47,6 +48,92 @@ StatusOr<Record> DecodeRecord(std::string_view in);
 // InvalidArgument naming `feature_name`, quoting `text` and listing the accepted forms.
 StatusOr<int64_t> ParseEventTime(std::string_view feature_name, FeatureType type,
                                  std::string_view text);
+
+// ---- Additions for the runtime write and read paths (online store helper). ----
+
+// Size limits (spec 3.1): a value, a whole record, and a record identifier.
+inline constexpr size_t kMaxValueBytes = 350 * 1024;
+inline constexpr size_t kMaxRecordBytes = 350 * 1024;
+inline constexpr size_t kMaxIdentifierBytes = 2 * 1024;
+
+// Validates `text` as a scalar of type `type` for feature `feature_name` (spec 3.2 and 7) and
+// stores its canonical text in *out: Integral "1.0" becomes "1"; a plain integer, a Fractional
+// and a String keep the client's text. InvalidArgument names the feature and quotes the value.
+Status CanonicalizeScalar(std::string_view feature_name, FeatureType type, std::string_view text,
+                          std::string* out);
+
+// One FeatureValue of a PutRecord request, before validation. The views must outlive the call.
+struct FeatureValueInput {
+  std::string_view name;
+  bool has_scalar = false;  // ValueAsString was sent
+  std::string_view scalar;
+  bool has_list = false;  // ValueAsStringList was sent
+  std::vector<std::string_view> list;
+  bool list_has_null = false;  // the list held a JSON null item
+};
+
+// Validates a whole record against `group` and builds it: every name must be a defined feature,
+// sent at most once; the identifier and the event time must be present; each value must match
+// its feature's type and collection (Set de-duplicates keeping first occurrences, Vector needs
+// exactly Dimension elements); value, record and identifier sizes stay within the limits above.
+// Features not sent are null. Nothing is written anywhere: callers write only a returned Record.
+StatusOr<Record> BuildRecord(const FeatureGroup& group, const std::vector<FeatureValueInput>& in);
+
+// A delete or expiry marker: the identifier and the event time text at their schema positions,
+// every other feature null (values stop after the last of the two).
+Record MakeMarker(const FeatureGroup& group, std::string_view identifier,
+                  std::string_view event_time_text, int64_t event_time_micros);
+
+// The scalar at `index`, or "" when that value is absent or not a scalar.
+std::string_view ScalarAt(const Record& record, int index);
+
+// Formats `micros` as ISO-8601 UTC with milliseconds, "yyyy-MM-ddTHH:mm:ss.SSSZ" (ExpiresAt).
+std::string FormatIsoMillis(int64_t micros);
+
+// Formats `micros` as an event time in the style of `style_text`, a valid event time of a
+// feature of type `type`: an ISO-8601 text gives ISO-8601 (fraction digits only when needed, up
+// to 6), anything else Unix seconds ("1700000000" or "1700000000.25"). Used for expiry markers.
+std::string FormatEventTimeLike(FeatureType type, std::string_view style_text, int64_t micros);
+
+// Zero-copy reader over EncodeRecord bytes, for the read hot path (no allocation).
+// Usage:
+//   RecordReader r(bytes);
+//   while (r.Next()) { switch (r.kind()) { ... r.scalar() ... while (r.NextElement(&e)) ... } }
+//   if (!r.status().ok()) ...  // Corruption
+// Thread-compatible; `in` must outlive the reader.
+class RecordReader {
+ public:
+  explicit RecordReader(std::string_view in);
+
+  // Event time and value count from the header; meaningful when status() is OK.
+  int64_t event_time_micros() const { return event_time_micros_; }
+  uint32_t size() const { return count_; }
+
+  // Advances to the next value (the first on the first call). False at the end or on corruption.
+  bool Next();
+  int index() const { return static_cast<int>(index_) - 1; }  // position of the current value
+  Value::Kind kind() const { return kind_; }
+  std::string_view scalar() const { return scalar_; }  // when kind() == kScalar
+  uint32_t list_size() const { return list_size_; }    // when kind() == kList
+  // Next element of the current list; false when the list is exhausted or on corruption.
+  bool NextElement(std::string_view* element);
+
+  const Status& status() const { return status_; }
+
+ private:
+  bool Fail();
+  bool SkipRestOfList();
+
+  std::string_view in_;
+  Status status_;
+  int64_t event_time_micros_ = 0;
+  uint32_t count_ = 0;
+  uint32_t index_ = 0;  // index of the current value + 1 (0 before the first Next)
+  Value::Kind kind_ = Value::Kind::kNull;
+  std::string_view scalar_;
+  uint32_t list_size_ = 0;
+  uint32_t list_left_ = 0;
+};
 
 }  // namespace larder::catalog
 

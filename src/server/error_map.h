@@ -22,11 +22,16 @@ struct WireError {
   std::string_view code;  // e.g. "ValidationException"
 };
 
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by the four
+// characters \xNN (a backslash, x, and its hex value). Thread-safe (pure).
+std::string ToValidUtf8(std::string_view text);
+
 // Thread-safe (pure).
 WireError MapStatus(Protocol protocol, StatusCode code);
 
 // Writes `{"__type":code,"message":message}` with the x-amzn-ErrorType header, so both
-// json (body __type) and rest-json (header first) clients read the same code.
+// json (body __type) and rest-json (header first) clients read the same code. The message goes
+// through ToValidUtf8, so the body is valid JSON whatever bytes it quotes.
 void WriteError(int http_status, std::string_view code, std::string_view message,
                 HttpResponse* resp);
 
