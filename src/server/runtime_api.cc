@@ -202,7 +202,11 @@ class JsonBody {
       return;
     }
     buf.assign(body);
-    doc_.ParseInsitu<rapidjson::kParseValidateEncodingFlag>(buf.data());
+    // Iterative parsing: nesting depth costs heap (the pool), never the thread's stack, so a
+    // hostile body of a million '[' is an ordinary validation error. The pool allocator frees
+    // without recursing, so destroying such a DOM is flat too.
+    doc_.ParseInsitu<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(
+        buf.data());
     if (doc_.HasParseError()) {
       error_ = Status::InvalidArgument(std::string("request body is not valid JSON: ") +
                                        rapidjson::GetParseError_En(doc_.GetParseError()) +

@@ -401,6 +401,22 @@ TEST_F(RuntimeApiTest, RecordValidationNamesTheFeatureAndWritesNothing) {
             "{}");
 }
 
+TEST_F(RuntimeApiTest, DeeplyNestedBodiesAreRejectedWithoutExhaustingTheStack) {
+  // A million nested arrays used to recurse once per level in the parser; this body must be an
+  // ordinary validation error on every body-carrying route, and the store must stay untouched.
+  const std::string deep = std::string(1'000'000, '[') + std::string(1'000'000, ']');
+  for (const auto& body : {deep, "{\"Record\":" + deep + "}"}) {
+    Reply r = Call("PUT", "/FeatureGroup/customer-features", body);
+    EXPECT_EQ(r.status, 400) << r.body.substr(0, 200);
+    EXPECT_EQ(r.error_code, "ValidationError");
+    r = Call("POST", "/BatchGetRecord", "{\"Identifiers\":" + deep + "}");
+    EXPECT_EQ(r.status, 400);
+    r = Call("POST", "/BatchWriteRecord", "{\"Entries\":" + deep + "}");
+    EXPECT_EQ(r.status, 400);
+  }
+  EXPECT_EQ(store_->outbox()->LastSeq(), 0u);
+}
+
 TEST_F(RuntimeApiTest, GroupStateAndStoresAreChecked) {
   Reply r = Put("still-creating", kC001);
   EXPECT_EQ(r.status, 400);
