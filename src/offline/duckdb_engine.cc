@@ -3,6 +3,8 @@
 // Only the stable, non-deprecated C API.
 #define DUCKDB_API_NO_DEPRECATED
 #include <duckdb.h>
+// After duckdb.h: redirects the C API calls below to the library loaded on first use.
+#include "offline/duckdb_loader.h"
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -650,6 +652,8 @@ Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Database::~Database() = default;
 
 StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options) {
+  // Every other entry point needs a Database, so this is where the library gets loaded.
+  RETURN_IF_ERROR(duckdb_loader::LoadDuckDb().status);
   duckdb_config config = nullptr;
   if (duckdb_create_config(&config) == DuckDBError) {
     return Status::Internal("DuckDB: could not create a configuration");

@@ -160,14 +160,19 @@ StatusOr<std::unique_ptr<Flusher>> Flusher::Open(const FlusherOptions& options,
                                                  const catalog::CatalogReader* catalog) {
   std::unique_ptr<Flusher> f(new Flusher(options, outbox, catalog));
   RETURN_IF_ERROR(f->layout_.Validate());
-  DatabaseOptions db_options;
-  db_options.memory_limit_bytes = options.memory_limit_bytes;
-  db_options.threads = 2;
-  ASSIGN_OR_RETURN(f->db_, Database::Open(db_options));
-  ASSIGN_OR_RETURN(f->conn_, f->db_->Connect());
   RETURN_IF_ERROR(f->Recover());
   RETURN_IF_ERROR(f->LoadManifest());
   return f;
+}
+
+Status Flusher::EnsureConnection() {
+  if (conn_ != nullptr) return Status::OK();
+  DatabaseOptions db_options;
+  db_options.memory_limit_bytes = options_.memory_limit_bytes;
+  db_options.threads = 2;
+  ASSIGN_OR_RETURN(db_, Database::Open(db_options));
+  ASSIGN_OR_RETURN(conn_, db_->Connect());
+  return Status::OK();
 }
 
 Flusher::~Flusher() {
@@ -591,6 +596,7 @@ Status Flusher::FlushBatch(const std::vector<online::OutboxEntry>& batch) {
 
 Status Flusher::WriteParquet(const catalog::FeatureGroup& group,
                              const std::vector<std::vector<Datum>>& rows, const std::string& path) {
+  RETURN_IF_ERROR(EnsureConnection());
   std::string ddl = "CREATE OR REPLACE TEMP TABLE larder_stage (";
   for (const catalog::FeatureDefinition& f : group.features) {
     ddl += QuoteIdentifier(f.name) + " " + SqlType(f) + ", ";
@@ -691,6 +697,7 @@ Status Flusher::CompactLocked() {
     if (!d.ok()) spdlog::warn("offline compaction: cleanup: {}", d.ToString());
   };
   RETURN_IF_ERROR(env_->CrashPoint("before compaction " + tmp));
+  RETURN_IF_ERROR(EnsureConnection());
   Status s = conn_->Execute(
       "COPY (SELECT * EXCLUDE (api_invocation_time, write_time, is_deleted), api_invocation_time, "
       "write_time, is_deleted FROM " +

@@ -131,6 +131,9 @@ class Flusher {
                       const std::vector<std::vector<Datum>>& rows, const std::string& path);
   Status WriteIntent(const std::string& path, const std::string& json);
   Status CompactLocked();
+  // Opens db_/conn_ on first use: an idle server never loads DuckDB's working set, which keeps
+  // its resident memory small (DuckDB's pages are most of it once an instance exists).
+  Status EnsureConnection();
   Status CollectGarbageLocked();
   std::string RandomSuffix();
 

@@ -181,13 +181,29 @@ QueryEngine::~QueryEngine() {
 std::string QueryEngine::TablesDir() const { return options_.data_dir + "/tables"; }
 
 Status QueryEngine::OpenSessions() {
-  const OfflineLayout& layout = flusher_->layout();
   for (int i = 0; i < options_.sessions; ++i) {
+    RETURN_IF_ERROR(Env::Posix()->CreateDirs(SessionTempDir(i)));
+    auto s = std::make_unique<Session>();
+    s->schemas.insert(std::string(kDefaultDatabase));
+    sessions_.push_back(std::move(s));
+  }
+  return Status::OK();
+}
+
+std::string QueryEngine::SessionTempDir(int index) const {
+  return fmt::format("{}/tmp/query-session-{}", options_.data_dir, index);
+}
+
+Status QueryEngine::EnsureSessionOpen(int index) {
+  Session* s = sessions_[static_cast<size_t>(index)].get();
+  if (s->conn != nullptr) return Status::OK();
+  const OfflineLayout& layout = flusher_->layout();
+  {
     DatabaseOptions o;
     o.memory_limit_bytes =
         std::max<int64_t>(options_.memory_limit_bytes / options_.sessions, 64ll << 20);
     o.threads = options_.threads_per_session;
-    o.temp_directory = fmt::format("{}/tmp/query-session-{}", options_.data_dir, i);
+    o.temp_directory = SessionTempDir(index);
     o.init_sql = {
         fmt::format("ATTACH ':memory:' AS {}", kCatalog),
         fmt::format("CREATE SCHEMA {}.{}", kCatalog, kDefaultDatabase),
@@ -200,19 +216,18 @@ Status QueryEngine::OpenSessions() {
     o.allowed_directories = {layout.StoreDir() + "/", TablesDir() + "/"};
     for (const std::string& d : options_.extra_allowed_directories)
       o.allowed_directories.push_back(d);
-    RETURN_IF_ERROR(Env::Posix()->CreateDirs(o.temp_directory));
-    auto s = std::make_unique<Session>();
-    ASSIGN_OR_RETURN(s->db, Database::Open(o));
-    ASSIGN_OR_RETURN(s->conn, s->db->Connect());
-    for (std::string_view macro : kPrestoMacros) RETURN_IF_ERROR(s->conn->Execute(macro));
+    // Open into locals and publish conn last: a session counts as open only when complete.
+    ASSIGN_OR_RETURN(std::unique_ptr<Database> db, Database::Open(o));
+    ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, db->Connect());
+    for (std::string_view macro : kPrestoMacros) RETURN_IF_ERROR(conn->Execute(macro));
     DatabaseOptions names_options;
     names_options.memory_limit_bytes = 16ll << 20;
     names_options.threads = 1;
     names_options.sandbox = true;
     ASSIGN_OR_RETURN(s->names_db, Database::Open(names_options));
     ASSIGN_OR_RETURN(s->names, s->names_db->Connect());
-    s->schemas.insert(std::string(kDefaultDatabase));
-    sessions_.push_back(std::move(s));
+    s->db = std::move(db);
+    s->conn = std::move(conn);
   }
   return Status::OK();
 }
@@ -406,6 +421,7 @@ StatusOr<QueryStats> QueryEngine::Run(const QueryRequest& request, RowSink* sink
 StatusOr<QueryStats> QueryEngine::RunOnSession(int index, const QueryRequest& request,
                                                RowSink* sink, QueryControl* control,
                                                int64_t deadline) {
+  RETURN_IF_ERROR(EnsureSessionOpen(index));
   Session* s = sessions_[static_cast<size_t>(index)].get();
   QueryStats stats;
   int64_t t0 = clock_->NowMicros();

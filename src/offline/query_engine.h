@@ -121,7 +121,13 @@ class QueryEngine {
 
   QueryEngine(const QueryEngineOptions& options, const catalog::CatalogReader* catalog,
               Flusher* flusher);
+  // Creates the sessions' temp directories and empty Session slots; DuckDB instances are opened
+  // by EnsureSessionOpen on a session's first query, so an idle server holds none.
   Status OpenSessions();
+  // REQUIRES: the caller holds session `index` (AcquireSession), so nothing else touches it;
+  // it is not yet marked running, so CancelSession/Watchdog never see a half-open session.
+  Status EnsureSessionOpen(int index);
+  std::string SessionTempDir(int index) const;
   StatusOr<int> AcquireSession(int64_t deadline_micros) EXCLUDES(mu_);
   void ReleaseSession(int index) EXCLUDES(mu_);
   // REQUIRES: the caller holds session `s`.

@@ -408,13 +408,23 @@ class ResultSink : public offline::RowSink {
 }  // namespace
 
 AthenaApi::AthenaApi(offline::QueryEngine* engine, AthenaApiOptions options,
-                     std::unique_ptr<ServiceModel> model,
-                     std::unique_ptr<offline::Database> results)
+                     std::unique_ptr<ServiceModel> model)
     : engine_(engine),
       options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : Clock::Real()),
-      model_(std::move(model)),
-      results_(std::move(results)) {}
+      model_(std::move(model)) {}
+
+StatusOr<std::unique_ptr<offline::Connection>> AthenaApi::ConnectResults() {
+  MutexLock l(&results_mu_);
+  if (results_ == nullptr) {
+    offline::DatabaseOptions db_options;
+    db_options.memory_limit_bytes = options_.results_memory_limit_bytes;
+    db_options.threads = 1;
+    db_options.temp_directory = options_.data_dir + "/tmp/athena-results";
+    ASSIGN_OR_RETURN(results_, offline::Database::Open(db_options));
+  }
+  return results_->Connect();
+}
 
 StatusOr<std::unique_ptr<AthenaApi>> AthenaApi::Create(offline::QueryEngine* engine,
                                                        AthenaApiOptions options) {
@@ -424,15 +434,8 @@ StatusOr<std::unique_ptr<AthenaApi>> AthenaApi::Create(offline::QueryEngine* eng
   }
   ASSIGN_OR_RETURN(auto model, ServiceModel::Parse(AthenaModelJson()));
   RETURN_IF_ERROR(offline::Env::Posix()->CreateDirs(options.data_dir + "/query-results"));
-  std::string spill = options.data_dir + "/tmp/athena-results";
-  RETURN_IF_ERROR(offline::Env::Posix()->CreateDirs(spill));
-  offline::DatabaseOptions db_options;
-  db_options.memory_limit_bytes = options.results_memory_limit_bytes;
-  db_options.threads = 1;
-  db_options.temp_directory = spill;
-  ASSIGN_OR_RETURN(auto results, offline::Database::Open(db_options));
-  std::unique_ptr<AthenaApi> api(
-      new AthenaApi(engine, std::move(options), std::move(model), std::move(results)));
+  RETURN_IF_ERROR(offline::Env::Posix()->CreateDirs(options.data_dir + "/tmp/athena-results"));
+  std::unique_ptr<AthenaApi> api(new AthenaApi(engine, std::move(options), std::move(model)));
   for (int i = 0; i < api->options_.workers; ++i) {
     AthenaApi* raw = api.get();
     api->workers_.emplace_back([raw] { raw->Worker(); });
@@ -472,11 +475,7 @@ void AthenaApi::Stop() {
 // ---- Workers ----
 
 void AthenaApi::Worker() {
-  auto conn = results_->Connect();
-  if (!conn.ok()) {
-    spdlog::error("athena worker: {}", conn.status().ToString());
-    return;
-  }
+  std::unique_ptr<offline::Connection> conn;  // opened with this worker's first execution
   while (true) {
     std::shared_ptr<Execution> e;
     {
@@ -491,8 +490,20 @@ void AthenaApi::Worker() {
       e->state = State::kRunning;
       e->started_micros = clock_->NowMicros();
     }
-    Execute(e, conn->get());
-    Evict(conn->get());
+    if (conn == nullptr) {
+      StatusOr<std::unique_ptr<offline::Connection>> opened = ConnectResults();
+      if (!opened.ok()) {
+        spdlog::error("athena worker: {}", opened.status().ToString());
+        MutexLock l(&mu_);
+        e->completed_micros = clock_->NowMicros();
+        e->failure = opened.status().WithPrefix("opening the query results database");
+        e->state = State::kFailed;
+        continue;
+      }
+      conn = std::move(opened).value();
+    }
+    Execute(e, conn.get());
+    Evict(conn.get());
   }
 }
 
@@ -865,7 +876,7 @@ StatusOr<std::string> AthenaApi::GetQueryResults(const rapidjson::Value& in) {
   }
   uint64_t returned = 0;
   if (limit > 0 && offset < total) {
-    ASSIGN_OR_RETURN(auto conn, results_->Connect());
+    ASSIGN_OR_RETURN(auto conn, ConnectResults());
     ASSIGN_OR_RETURN(auto result,
                      conn->Query(fmt::format("SELECT * FROM {} LIMIT {} OFFSET {}",
                                              offline::QuoteIdentifier(table), limit, offset)));

@@ -73,7 +73,11 @@ class AthenaApi final : public ApiHandler {
 
  private:
   AthenaApi(offline::QueryEngine* engine, AthenaApiOptions options,
-            std::unique_ptr<ServiceModel> model, std::unique_ptr<offline::Database> results);
+            std::unique_ptr<ServiceModel> model);
+
+  // A connection to the database of retained result tables. The database is opened on first
+  // use, so an idle server loads no DuckDB instance. Thread-safe.
+  StatusOr<std::unique_ptr<offline::Connection>> ConnectResults() EXCLUDES(results_mu_);
 
   StatusOr<std::string> Dispatch(const std::string& op, const rapidjson::Value& in) EXCLUDES(mu_);
   StatusOr<std::string> StartQueryExecution(const rapidjson::Value& in) EXCLUDES(mu_);
@@ -94,7 +98,8 @@ class AthenaApi final : public ApiHandler {
   const AthenaApiOptions options_;
   const Clock* const clock_;
   const std::unique_ptr<ServiceModel> model_;
-  const std::unique_ptr<offline::Database> results_;
+  Mutex results_mu_;
+  std::unique_ptr<offline::Database> results_ GUARDED_BY(results_mu_);
 
   Mutex mu_;
   std::condition_variable_any cv_;
