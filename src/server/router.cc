@@ -12,6 +12,7 @@ namespace {
 
 constexpr std::string_view kControlPlanePrefix = "SageMaker.";
 constexpr std::string_view kAthenaPrefix = "AmazonAthena.";
+constexpr std::string_view kLarderPrefix = "Larder.";
 constexpr std::string_view kJsonContentType = "application/x-amz-json-1.1";
 constexpr std::string_view kRestJsonContentType = "application/json";
 
@@ -93,6 +94,11 @@ void Router::Dispatch(HttpRequest* req, HttpResponse* resp) {
     services = kAthenaService;
     part = "Athena (the offline store's SQL)";
     resp->operation.assign(std::string_view(*target).substr(kAthenaPrefix.size()));
+  } else if (target->starts_with(kLarderPrefix)) {
+    handler = options_.larder;
+    services = kSageMakerService;
+    part = "Larder's own API (datasets)";
+    resp->operation.assign(std::string_view(*target).substr(kLarderPrefix.size()));
   } else {
     known = false;
     services = kAnyService;

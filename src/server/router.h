@@ -4,6 +4,7 @@
 //   anything else -> SigV4-verified, then dispatched on X-Amz-Target:
 //       "SageMaker.<Op>"     -> control-plane handler  (json 1.1, signing name sagemaker)
 //       "AmazonAthena.<Op>"  -> Athena handler         (json 1.1, signing name athena)
+//       "Larder.<Op>"        -> Larder's own API       (json 1.1, signing name sagemaker)
 //       absent               -> runtime handler        (rest-json, signing name sagemaker)
 //       anything else        -> 400 UnknownOperationException
 //   A handler that is not configured answers 501 NotImplemented naming the missing part.
@@ -32,6 +33,7 @@ class Router final : public HttpHandler {
     ApiHandler* control_plane = nullptr;
     ApiHandler* runtime = nullptr;
     ApiHandler* athena = nullptr;
+    ApiHandler* larder = nullptr;  // Larder.CreateDataset (server/larder_api.h)
   };
 
   explicit Router(Options options);
