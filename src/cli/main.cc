@@ -2,6 +2,7 @@
 // its flags here; main dispatches to the one the command line selected.
 #include <CLI/CLI.hpp>
 
+#include "cli/commands.h"
 #include "cli/serve.h"
 
 #ifndef LARDER_VERSION
@@ -13,7 +14,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "larder " LARDER_VERSION);
   larder::cli::ServeCommand serve(&app);
+  larder::cli::ClientCommands client_commands(&app);
   CLI11_PARSE(app, argc, argv);
   if (serve.Selected()) return serve.Run();
+  if (client_commands.Selected()) return client_commands.Run();
   return 0;
 }

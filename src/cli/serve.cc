@@ -193,6 +193,12 @@ ServeCommand::ServeCommand(CLI::App* app) {
   sub_->add_option("--query-timeout-ms", config_.query_timeout_ms,
                    "An Athena query running longer than this is stopped and FAILED")
       ->capture_default_str();
+  sub_->add_option("--dataset-base-dir", config_.dataset_base_dirs,
+                   "A directory Larder.CreateDataset may read base files from, besides "
+                   "DIR/uploads (repeatable; absolute)");
+  sub_->add_option("--dataset-memory-limit-mb", config_.dataset_memory_limit_mb,
+                   "DuckDB memory of one dataset build; it spills beyond it")
+      ->capture_default_str();
 }
 
 int ServeCommand::Run() {
@@ -238,6 +244,7 @@ int ServeCommand::Run() {
   ro.control_plane = services->control_plane.get();
   ro.runtime = services->runtime.get();
   ro.athena = services->athena.get();
+  ro.larder = services->larder.get();
   server::Router router(ro);
 
   server::HttpServer::Options ho;

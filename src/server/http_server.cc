@@ -46,6 +46,7 @@ constexpr uint64_t kMaxDrainBytes = 64ULL * 1024 * 1024;
 constexpr int64_t kLingerMs = 2'000;
 constexpr int64_t kAcceptRetryMs = 50;  // after accept() fails (e.g. out of file descriptors)
 constexpr size_t kRequestIdChars = 36;
+constexpr size_t kHeaderReadBytes = 4 * 1024;  // least room offered to each header read
 
 // ---- Request ids ----
 
@@ -190,16 +191,55 @@ class Session : public std::enable_shared_from_this<Session> {
     // known, so a 413 can name the declared size. (Not boost::none: Boost 1.74's parser
     // compares Content-Length against the optional, and every value exceeds none.)
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    header_bytes_ = 0;
     stream_.expires_after(milliseconds(options().read_timeout_ms));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+    ParseHeader();  // bytes of a pipelined request may already be buffered
   }
 
-  void OnHeader(error_code ec, size_t /*bytes*/) {
+  // The header is read with our own loop rather than http::async_read_header: Boost 1.74's
+  // parser applies header_limit to each window of unparsed bytes, not to the header as a whole
+  // (fields it has parsed leave the buffer), so a header of many short fields could grow far
+  // past the limit. Here every byte the parser consumes is counted against max_header_bytes.
+  void ParseHeader() {
+    error_code ec;
+    if (buffer_.size() > 0) {
+      const size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      header_bytes_ += used;
+      if (header_bytes_ > options().max_header_bytes) {
+        OnReadError(http::error::header_limit);
+        return;
+      }
+      if (ec && ec != http::error::need_more) {
+        OnReadError(ec);
+        return;
+      }
+      if (parser_->is_header_done()) {
+        OnHeader();
+        return;
+      }
+    }
+    const size_t room = std::max<size_t>(kHeaderReadBytes, buffer_.capacity() - buffer_.size());
+    stream_.async_read_some(buffer_.prepare(room),
+                            beast::bind_front_handler(&Session::OnHeaderBytes, shared_from_this()));
+  }
+
+  void OnHeaderBytes(error_code ec, size_t bytes) {
+    if (ec == net::error::eof) {
+      // As http::async_read_header reports it: a connection closed mid-header is a partial
+      // message, one closed between requests the end of the stream.
+      OnReadError(parser_->got_some() ? http::error::partial_message : http::error::end_of_stream);
+      return;
+    }
     if (ec) {
       OnReadError(ec);
       return;
     }
+    buffer_.commit(bytes);
+    ParseHeader();
+  }
+
+  void OnHeader() {
     auto& msg = parser_->get();
     if (auto len = parser_->content_length(); len && *len > options().max_body_bytes) {
       RejectBody(*len);
@@ -380,6 +420,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<net::steady_timer> grace_timer_;  // armed by OnShutdown
   std::unique_ptr<char[]> drain_buf_;
   uint64_t drained_ = 0;
+  uint64_t header_bytes_ = 0;  // header bytes the parser has consumed for the current request
 };
 
 }  // namespace
