@@ -92,7 +92,7 @@ class Larder:
         self.proc.wait(60)
 
 
-def bench_larder(binary, csv_path, workdir, rows, workers, perf):
+def bench_larder(binary, csv_path, workdir, rows, workers, perf, rerun):
     srv = Larder(binary, workdir)
     try:
         sample = os.path.join(workdir, "sample.csv")
@@ -151,6 +151,17 @@ def bench_larder(binary, csv_path, workdir, rows, workers, perf):
                                  capture_output=True, text=True)
             result["perf_top_symbols"] = [" ".join(l.split())[:110] for l in rep.stdout.splitlines()
                                           if "%" in l and not l.startswith("#")][:20]
+        if rerun:
+            # The same file again: every record exists, same event times (the re-run after a
+            # crash). Online latest-wins makes it a no-op there; offline gets every row twice.
+            t1 = time.perf_counter()
+            again = subprocess.run(
+                [binary, "ingest", csv_path, "--feature-group", "bench", "--workers",
+                 str(workers), "--format", "json", "--no-progress"],
+                env=srv.env(), capture_output=True, text=True)
+            if again.returncode != 0:
+                raise SystemExit(f"larder ingest (re-run) failed: {again.stderr}")
+            result["rerun_ingest_seconds"] = time.perf_counter() - t1
         # The walkthrough's batch: 1000 PutRecord calls from 4 boto3 threads.
         result["walkthrough_puts"] = bench_walkthrough_puts(srv)
         return result
@@ -229,6 +240,8 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--perf", action="store_true", help="profile the server during the ingest")
+    ap.add_argument("--rerun", action="store_true",
+                    help="also time ingesting the same file a second time (records exist)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--json", help="also write the results here")
     a = ap.parse_args()
@@ -244,7 +257,7 @@ def main():
         load_before = load()
         print(f"load average before: {' '.join(load_before)}  (cores: {os.cpu_count()})", flush=True)
         res = {"rows": a.rows, "workers": a.workers, "csv_bytes": os.path.getsize(csv_path)}
-        res["larder"] = bench_larder(a.larder, csv_path, work, a.rows, a.workers, a.perf)
+        res["larder"] = bench_larder(a.larder, csv_path, work, a.rows, a.workers, a.perf, a.rerun)
         res["redis"] = bench_redis(resp_path, work, a.rows)
         res["duckdb"] = bench_duckdb(a.duckdb_copy, csv_path, work, a.rows)
         res["load_before"] = load_before
@@ -270,6 +283,9 @@ def main():
               f"({lar['server_cpu_seconds'] / n * 1e6:.1f} us/row); ingest client CPU: "
               f"{lar['client_cpu_seconds']:.1f} s ({lar['client_cpu_seconds'] / n * 1e6:.1f} us/row); "
               f"{lar['requests']:,} BatchWriteRecord requests; {lar['parquet_files']} Parquet files")
+        if "rerun_ingest_seconds" in lar:
+            r = lar["rerun_ingest_seconds"]
+            print(f"re-run of the same file (records exist): {r:.2f} s = {n / r:,.0f} rows/s")
         w = lar["walkthrough_puts"]
         print(f"walkthrough batch: {w['puts']} PutRecord from 4 boto3 threads in "
               f"{w['seconds']:.2f} s = {w['puts_per_second']:,.0f} puts/s")

@@ -4,6 +4,7 @@
 # the walkthrough's 1000 PutRecord calls from 4 boto3 threads. See bench_ingest.py.
 #   bash bench/ingest/run.sh                      # 1M rows x 10 features, 4 workers
 #   bash bench/ingest/run.sh --rows 200000 --workers 8 --perf   # smaller, with a server profile
+#   bash bench/ingest/run.sh --rerun     # also ingest the same file again (records exist)
 # Builds larder and larder_bench_duckdb_copy in $BUILD_DIR (default: build) unless
 # LARDER_BENCH_NO_BUILD=1. Run it on a quiet machine: it prints the load average it saw.
 set -euo pipefail
