@@ -38,7 +38,7 @@ StatusOr<Services> OpenServices(const ServeConfig& config) {
   ASSIGN_OR_RETURN(std::unique_ptr<catalog::Catalog> opened_catalog,
                    catalog::Catalog::Open(catalog_options));
   catalog::Catalog* catalog = s.owned.Adopt(std::move(opened_catalog));
-  ASSIGN_OR_RETURN(s.control_plane, server::SageMakerApi::Create(catalog));
+  // The control-plane handler is built in section 2, once the online store can report sizes.
 
   // ---- 2. Online store + runtime (rest-json, no X-Amz-Target) ----
   online::RocksDbStoreOptions online_options;
@@ -71,6 +71,16 @@ StatusOr<Services> OpenServices(const ServeConfig& config) {
     gate->store = nullptr;
   });
   s.runtime = std::make_unique<server::RuntimeApi>(catalog, online_store, config.clock);
+  // Describe's OnlineStoreTotalSizeBytes comes from the store (0 once shutdown has begun).
+  server::SageMakerApiOptions control_plane_options;
+  control_plane_options.online_store_size_bytes =
+      [gate](const catalog::FeatureGroup& group) -> int64_t {
+    MutexLock l(&gate->mu);
+    if (gate->store == nullptr) return 0;
+    return static_cast<int64_t>(gate->store->ApproximateGroupBytes(group.id));
+  };
+  ASSIGN_OR_RETURN(s.control_plane,
+                   server::SageMakerApi::Create(catalog, std::move(control_plane_options)));
 
   // ---- 3. Offline store + Athena (X-Amz-Target: AmazonAthena.*) ----
   // The flusher drains the online store's outbox into Parquet (recovering an interrupted flush

@@ -202,6 +202,18 @@ class RuntimeTest(unittest.TestCase):
         r.update(overrides)
         return r
 
+    def test_describe_reports_online_store_size(self):
+        name = "size-report"
+        create_group(self.sm, name, walkthrough_definitions(), offline=False)
+        self.assertEqual(
+            self.sm.describe_feature_group(FeatureGroupName=name)["OnlineStoreTotalSizeBytes"], 0)
+        for i in range(300):
+            self.put({"customer_id": f"S{i:04d}", "event_time": "1700000000",
+                      "preferred_category": "x" * 500}, group=name)
+        size = self.sm.describe_feature_group(FeatureGroupName=name)["OnlineStoreTotalSizeBytes"]
+        # 300 records of > 500 bytes each are stored; the estimate must at least cover the values.
+        self.assertGreaterEqual(size, 300 * 500)
+
     def test_missing_record_is_empty(self):
         response = self.rt.get_record(FeatureGroupName=GROUP, RecordIdentifierValueAsString='nobody')
         self.assertNotIn('Record', response)
