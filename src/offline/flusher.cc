@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <thread>
 
 #include "common/status_macros.h"
 
@@ -438,11 +439,19 @@ Status Flusher::FlushUpTo(uint64_t target) {
     done = stats_.flushed_seq;
   }
   while (done < target) {
-    // Entries <= last are committed, so a Read after this sees all of them that remain.
-    uint64_t last = outbox_->LastSeq();
+    // Every seq <= readable is committed or abandoned, so a Read after this sees every entry
+    // up to it that remains. Read it first: it only grows.
+    const uint64_t readable = outbox_->ReadableSeq();
     ASSIGN_OR_RETURN(auto batch, outbox_->Read(done, options_.max_batch_entries));
     if (batch.empty()) {
-      done = std::max(done, last);
+      if (readable < target) {
+        // A write below `target` is still committing (seqs are numbered before commit, and a
+        // later one finished first). Skipping ahead would lose its entries for good: wait for
+        // it, it finishes in moments.
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+        continue;
+      }
+      done = std::max(done, readable);  // nothing remains at or below `readable`
     } else {
       RETURN_IF_ERROR(FlushBatch(batch));
       done = batch.back().seq;

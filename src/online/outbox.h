@@ -32,6 +32,11 @@ class OutboxReader {
   // The seq of the newest committed entry (0 if none ever). A write acknowledged to a client
   // before this call returns has seq <= the returned value.
   virtual uint64_t LastSeq() const = 0;
+  // The largest seq W such that every seq <= W is committed or abandoned (its write failed):
+  // Read never returns an entry above it, and entries at or below it never appear later.
+  // LastSeq() may be larger while an earlier write is still committing. The default suits
+  // outboxes whose entries commit in seq order.
+  virtual uint64_t ReadableSeq() const { return LastSeq(); }
   // Approximate number and bytes of entries not yet trimmed.
   virtual uint64_t ApproximateCount() const = 0;
 };

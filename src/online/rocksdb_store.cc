@@ -270,6 +270,7 @@ class RocksDbStore final : public OnlineStore, public OutboxReader {
   StatusOr<std::vector<OutboxEntry>> Read(uint64_t after_seq, size_t max) override;
   Status Trim(uint64_t up_to_seq) override;
   uint64_t LastSeq() const override { return sequencer_.last_committed(); }
+  uint64_t ReadableSeq() const override { return sequencer_.watermark(); }
   uint64_t ApproximateCount() const override {
     uint64_t last = sequencer_.last_committed();
     uint64_t trimmed = trimmed_.load(std::memory_order_acquire);
