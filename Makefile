@@ -45,7 +45,7 @@ asan: setup
 	@SAN_TESTS="$(SAN_TESTS)" bash tools/sanitize.sh asan
 tsan: setup
 	@SAN_TESTS="$(SAN_TESTS)" bash tools/sanitize.sh tsan
-# libFuzzer targets (fuzz/, clang): `make fuzz` builds them into build-fuzz/; `make fuzz-smoke`
+# libFuzzer targets (fuzz/, clang): `make fuzz` builds them into build-asan/; `make fuzz-smoke`
 # runs each for FUZZ_SECONDS. FUZZ_TARGETS picks some (default: all).
 FUZZ_SECONDS ?= 25
 FUZZ_TARGETS ?=
@@ -66,4 +66,4 @@ format:
 	@find src include test bench -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) build-tsa build-asan build-tsan build-fuzz build-soak
+	rm -rf $(BUILD_DIR) build-tsa build-asan build-tsan build-soak

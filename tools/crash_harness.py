@@ -626,7 +626,11 @@ class CrashHarness:
                 rows = offline.get(key, [])
                 if not rows:
                     self.stats.lost += 1
-                    problems.append(f"offline: {op.kind} {g}/{rid}@{op.et_text} ({op.state}) is missing")
+                    problems.append(
+                        f"offline: {op.kind} {g}/{rid}@{op.et_text} ({op.state}, "
+                        f"{(op.values or {}).get('payload', 'marker')}, batch {op.batch}, sent "
+                        f"{datetime.datetime.fromtimestamp(op.t_send, datetime.timezone.utc):%H:%M:%S.%f}"
+                        f", answered {op.t_done - op.t_send:.3f}s later) is missing")
                     continue
                 row = rows[0]
                 if kind == "row":
@@ -689,6 +693,74 @@ class CrashHarness:
         return sorted(got.get("Record", []), key=lambda f: f["FeatureName"]) == \
             sorted(want["Record"], key=lambda f: f["FeatureName"]) and \
             got.get("ExpiresAt") == want.get("ExpiresAt")
+
+
+def concurrent_puts_and_queries(srv, writers=16, puts_each=100, group="concurrent"):
+    """Many writer threads put distinct records while one thread runs Athena queries (each
+    query first flushes what was acknowledged); then reads the offline store. Returns
+    {"acked": n, "missing": [ids acknowledged but absent], "duplicated": [ids seen twice]}."""
+    cfg = Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=120)
+    sm = srv.client("sagemaker", config=cfg)
+    sm.create_feature_group(
+        FeatureGroupName=group, RecordIdentifierFeatureName="id", EventTimeFeatureName="t",
+        FeatureDefinitions=[{"FeatureName": "id", "FeatureType": "String"},
+                            {"FeatureName": "t", "FeatureType": "String"}],
+        OnlineStoreConfig={"EnableOnlineStore": True},
+        OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://larder-crash/concurrent"}},
+        RoleArn=ROLE)
+    deadline = time.monotonic() + 120
+    while True:
+        d = sm.describe_feature_group(FeatureGroupName=group)
+        if d["FeatureGroupStatus"] == "Created":
+            break
+        if time.monotonic() > deadline:
+            raise Violation(f"group {group} was not created")
+        time.sleep(0.05)  # clients poll Describe
+    table = d["OfflineStoreConfig"]["DataCatalogConfig"]["TableName"]
+    clients = [srv.client("sagemaker-featurestore-runtime", config=cfg) for _ in range(writers)]
+    ath = srv.client("athena", config=cfg)
+    acked, lock, done = [], threading.Lock(), threading.Event()
+
+    def query(sql):
+        qid = ath.start_query_execution(
+            QueryString=sql, ResultConfiguration={"OutputLocation": "s3://larder-crash/q/"})[
+            "QueryExecutionId"]
+        while True:
+            ex = ath.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+            if ex["Status"]["State"] not in ("QUEUED", "RUNNING"):
+                break
+            time.sleep(0.01)  # Athena clients poll
+        if ex["Status"]["State"] != "SUCCEEDED":
+            raise Violation(f"query {sql!r}: {ex['Status']}")
+        with open(os.path.join(srv.data_dir, "query-results", qid + ".csv"), newline="") as f:
+            return list(csv.reader(f))[1:]
+
+    def writer(i):
+        for j in range(puts_each):
+            rid = f"w{i}-{j}"
+            clients[i].put_record(FeatureGroupName=group, Record=[
+                {"FeatureName": "id", "ValueAsString": rid},
+                {"FeatureName": "t", "ValueAsString": "2024-03-01T10:00:00Z"}])
+            with lock:
+                acked.append(rid)
+
+    def querier():
+        while not done.is_set():
+            query(f'SELECT count(*) FROM "{table}"')
+
+    q = threading.Thread(target=querier)
+    q.start()
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    q.join()
+    ids = [r[0] for r in query(f'SELECT id FROM "{table}"')]
+    counts = collections.Counter(ids)
+    return {"acked": len(acked), "missing": sorted(set(acked) - set(counts)),
+            "duplicated": sorted(i for i, n in counts.items() if n > 1)}
 
 
 def describe(st):

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (fuzz/) into build-fuzz/ with clang and
-# -fsanitize=fuzzer,address,undefined, then runs each for a while on its corpus.
+# Builds the libFuzzer targets (fuzz/) into build-asan/ (the ASAN build: clang,
+# -fsanitize=fuzzer,address,undefined) and runs each for a while on its corpus.
 #
 #   tools/fuzz.sh [--build-only] [--seconds N] [--workers W] [target ...]
 #
 # Defaults: every target, 25 s each (what `make fuzz-smoke` and CI run), one worker. The corpus
-# of a target is fuzz/corpus/<target>/ (seeds in git, read-only) plus build-fuzz/corpus/<target>/
+# of a target is fuzz/corpus/<target>/ (seeds in git, read-only) plus build-asan/corpus/<target>/
 # (what runs discover, kept between runs, not in git). A crash, leak, timeout (> 10 s for one
 # input) or sanitizer report stops that target and leaves the input in
-# build-fuzz/artifacts/<target>/; the script then fails. Reproduce with
-#   build-fuzz/fuzz/fuzz_<target> build-fuzz/artifacts/<target>/<file>
-# Each target's CPU time and final stats are printed (and appended to build-fuzz/fuzz-log.txt).
+# build-asan/artifacts/<target>/; the script then fails. Reproduce with
+#   build-asan/fuzz/fuzz_<target> build-asan/artifacts/<target>/<file>
+# Each target's CPU time and final stats are printed (and appended to build-asan/fuzz-log.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -32,13 +32,10 @@ done
 all=(http_request control_plane runtime athena event_time record_codec sigv4 ingest format_double)
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all[@]}")
 
-# FUZZ_BUILD_DIR reuses another clang ASAN build configured with -DLARDER_FUZZ=ON (CI: the
-# `SAN_FUZZ=1 make asan` build in build-asan).
-bdir=${FUZZ_BUILD_DIR:-build-fuzz}
-if [[ -z ${FUZZ_BUILD_DIR:-} ]]; then
-  CC=clang CXX=clang++ cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DLARDER_FUZZ=ON -DLARDER_SANITIZE=address,undefined >/dev/null
-fi
+# The fuzz targets live in the ASAN build (tools/sanitize.sh asan configures it the same way).
+bdir=build-asan
+CC=clang CXX=clang++ cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DLARDER_SANITIZE=address,undefined -DLARDER_FUZZ=ON >/dev/null
 nice -n "${FUZZ_NICE:-0}" cmake --build "$bdir" -j "${JOBS:-$(nproc)}" \
   --target $(printf 'fuzz_%s ' "${targets[@]}")
 [[ $build_only == 1 ]] && exit 0

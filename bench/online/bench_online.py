@@ -14,6 +14,8 @@ follows. Workloads:
   put         PutRecord of 10 features, --durability=process vs HSET with appendonly yes +
               appendfsync everysec.
   put_fsync   the same with --durability=fsync vs appendfsync always.
+  put_fsync_mt  put_fsync with larder --threads 4 (--fsync-threads), still on one CPU: a synced
+              write blocks the I/O thread that serves it, so one thread cannot share an fsync.
   rss         idle RSS of both servers right after start; then 1M records loaded (Larder:
               BatchWriteRecord x25 through larder_loadgen; Redis: redis-cli --pipe), the load
               rate and the RSS after.
@@ -139,8 +141,9 @@ class Pinning:
 
 
 class LarderProc:
-    def __init__(self, args, pin, durability="process"):
+    def __init__(self, args, pin, durability="process", threads=None):
         self.args, self.pin, self.durability = args, pin, durability
+        threads = args.larder_threads if threads is None else threads
         self.dir = tempfile.mkdtemp(prefix="larder-bench-", dir=args.tmp)
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
@@ -148,8 +151,8 @@ class LarderProc:
                "--listen", f"127.0.0.1:{self.port}", "--access-key-id", ACCESS_KEY,
                "--secret-access-key", SECRET_KEY, "--region", REGION,
                "--durability", durability, "--log-level", "warn"]
-        if args.larder_threads > 0:
-            cmd += ["--threads", str(args.larder_threads)]
+        if threads > 0:
+            cmd += ["--threads", str(threads)]
         cmd += args.larder_arg
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
         self.proc = subprocess.Popen(pin.server(cmd), stdout=self.log, stderr=subprocess.STDOUT)
@@ -311,6 +314,16 @@ def load_redis(pin, redis, n):
     return seconds
 
 
+def page_cache_mb(directory):
+    """MB of the files under `directory` resident in the OS page cache (fincore), or NaN."""
+    files = [os.path.join(d, f) for d, _, fs in os.walk(directory) for f in fs]
+    if not files or not shutil.which("fincore"):
+        return float("nan")
+    p = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", *files],
+                       capture_output=True, text=True)
+    return sum(int(x) for x in p.stdout.split() if x.isdigit()) / 2**20
+
+
 def check_same_data(larder, redis, ids):
     """Spot check: GetRecord and HGETALL return the same 10 values for some ids."""
     rt = larder.client("sagemaker-featurestore-runtime")
@@ -342,7 +355,7 @@ def run_loadgen(args, pin, larder, req_path, once=False, rate=0, connections=Non
     if profile and args.perf_dir:
         # Samples the server only (-p), with DWARF call graphs (no frame pointers in the build).
         out = os.path.join(args.perf_dir, f"{profile}.perf.data")
-        perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", "--call-graph", "dwarf,16384",
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", "1999", "--call-graph", "dwarf,16384",
                                  "-p", str(larder.pid), "-o", out],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cpu0, ccpu0, t0 = cpu_seconds(larder.pid), children_cpu(), time.monotonic()
@@ -394,16 +407,21 @@ RESULTS = []
 def report(name, unit, larder, redis, larder_label, redis_label, extra=""):
     """One line per workload; `larder`/`redis` hold ops (in `unit`) per second and latency."""
     ratio = larder["ops"] / redis["ops"] if redis["ops"] else float("nan")
-    line = (f"{name:<10} Larder {larder_label}: {larder['ops']:>10,.0f} {unit}/s "
+    # Ops per second of server CPU: robust when other processes share the machine.
+    for side in (larder, redis):
+        side["ops_per_cpu_s"] = side["ops"] / side["cpu"] if side["cpu"] > 0 else float("nan")
+    cpu_ratio = larder["ops_per_cpu_s"] / redis["ops_per_cpu_s"]
+    line = (f"{name:<12} Larder {larder_label}: {larder['ops']:>10,.0f} {unit}/s "
             f"p50 {larder['p50_ms']:.3f} ms p99 {larder['p99_ms']:.3f} ms "
             f"cpu srv {larder['cpu']:.0%} cli {larder['client_cpu']:.0%} | "
             f"Redis {redis_label}: {redis['ops']:>10,.0f} {unit}/s "
             f"p50 {redis['p50_ms']:.3f} ms p99 {redis['p99_ms']:.3f} ms "
             f"cpu srv {redis['cpu']:.0%} cli {redis['client_cpu']:.0%} | "
-            f"ratio {ratio:.2f}x{extra}")
+            f"ratio {ratio:.2f}x (per server CPU-second: {larder['ops_per_cpu_s']:,.0f} vs "
+            f"{redis['ops_per_cpu_s']:,.0f}, {cpu_ratio:.2f}x){extra}")
     print(line, flush=True)
     RESULTS.append({"workload": name, "unit": unit, "larder": larder, "redis": redis,
-                    "ratio": ratio, "extra": extra.strip(" |")})
+                    "ratio": ratio, "cpu_ratio": cpu_ratio, "extra": extra.strip(" |")})
 
 
 def larder_side(res, scale=1):
@@ -488,8 +506,8 @@ def workload_batch_get(args, pin):
         redis.close()
 
 
-def workload_put(args, pin, durability, appendfsync, name):
-    larder = LarderProc(args, pin, durability=durability)
+def workload_put(args, pin, durability, appendfsync, name, threads=None):
+    larder = LarderProc(args, pin, durability=durability, threads=threads)
     redis = RedisProc(args, pin, appendfsync=appendfsync)
     try:
         larder.create_group()
@@ -514,8 +532,11 @@ def workload_put(args, pin, durability, appendfsync, name):
         for nm, v in zip(names, vals):
             cmd += [nm, "__rand_int__" if nm == "record_id" else v]
         rres = run_redis_benchmark(args, pin, redis, cmd, n)
-        report(name, "ops", larder_side(lres), redis_side(rres),
-               f"PutRecord --durability={durability}", f"HSET appendfsync {appendfsync}")
+        label = f"PutRecord --durability={durability}"
+        if threads is not None:
+            label += f" --threads {threads}"
+        report(name, "ops", larder_side(lres), redis_side(rres), label,
+               f"HSET appendfsync {appendfsync}")
     finally:
         larder.close()
         redis.close()
@@ -526,7 +547,7 @@ def workload_rss(args, pin):
     try:
         time.sleep(1)  # let start-up settle (background threads started) before reading RSS
         idle_l, idle_r = rss_mb(larder.pid), rss_mb(redis.pid)
-        print(f"rss        idle: Larder {idle_l:.1f} MB (goal <= 40 MB: "
+        print(f"rss          idle: Larder {idle_l:.1f} MB (goal <= 40 MB: "
               f"{'met' if idle_l <= 40 else 'MISSED'}) | Redis {idle_r:.1f} MB", flush=True)
         larder.create_group()
         lres = load_larder(args, pin, larder, args.rss_records, "rss")
@@ -537,16 +558,18 @@ def workload_rss(args, pin):
         rrate = args.rss_records / rsec
         disk = subprocess.run(["du", "-sm", os.path.join(larder.dir, "data")],
                               capture_output=True, text=True).stdout.split()[0]
-        print(f"rss        {args.rss_records:,} records: Larder {full_l:.1f} MB RSS, loaded at "
+        cached = page_cache_mb(os.path.join(larder.dir, "data"))
+        print(f"rss          {args.rss_records:,} records: Larder {full_l:.1f} MB RSS, loaded at "
               f"{lrate:,.0f} records/s (BatchWriteRecord x25, {args.connections} conns, "
-              f"p99 {lres['p99_us'] / 1000:.1f} ms/batch; {disk} MB on disk) | Redis "
+              f"p99 {lres['p99_us'] / 1000:.1f} ms/batch; {disk} MB on disk, {cached:.0f} MB of it in "
+              f"the page cache, not counted in RSS) | Redis "
               f"{full_r:.1f} MB RSS, loaded at {rrate:,.0f} records/s (redis-cli --pipe) | "
               f"RSS ratio {full_l / full_r:.2f}x, load-rate ratio {lrate / rrate:.2f}x",
               flush=True)
         RESULTS.append({"workload": "rss", "idle_mb": {"larder": idle_l, "redis": idle_r},
                         "loaded_mb": {"larder": full_l, "redis": full_r},
                         "records": args.rss_records, "load_rate": {"larder": lrate, "redis": rrate},
-                        "larder_disk_mb": int(disk)})
+                        "larder_disk_mb": int(disk), "larder_page_cache_mb": cached})
     finally:
         larder.close()
         redis.close()
@@ -556,19 +579,20 @@ def summary(args):
     print()
     print(f"Summary ({datetime.datetime.now().isoformat(timespec='seconds')}, load {loadavg()}, "
           f"{os.cpu_count()} CPUs, pinned: {bool(args.pin_enabled)}, {args.connections} connections)")
-    print(f"{'workload':<10} {'unit':<8} {'Larder/s':>12} {'Redis/s':>12} {'ratio':>6} "
+    print(f"{'workload':<12} {'unit':<8} {'Larder/s':>12} {'Redis/s':>12} {'ratio':>6} {'/cpu':>6} "
           f"{'L p50 ms':>9} {'L p99 ms':>9} {'R p50 ms':>9} {'R p99 ms':>9} {'half-peak L p99 ms':>19}")
     for r in RESULTS:
         if r["workload"] == "rss":
             continue
         hp = r.get("larder_half_peak")
-        print(f"{r['workload']:<10} {r['unit']:<8} {r['larder']['ops']:>12,.0f} "
-              f"{r['redis']['ops']:>12,.0f} {r['ratio']:>5.2f}x {r['larder']['p50_ms']:>9.3f} "
+        print(f"{r['workload']:<12} {r['unit']:<8} {r['larder']['ops']:>12,.0f} "
+              f"{r['redis']['ops']:>12,.0f} {r['ratio']:>5.2f}x {r['cpu_ratio']:>5.2f}x "
+              f"{r['larder']['p50_ms']:>9.3f} "
               f"{r['larder']['p99_ms']:>9.3f} {r['redis']['p50_ms']:>9.3f} "
               f"{r['redis']['p99_ms']:>9.3f} {hp['p99_ms'] if hp else float('nan'):>19.3f}")
     for r in RESULTS:
         if r["workload"] == "rss":
-            print(f"{'rss':<10} idle Larder {r['idle_mb']['larder']:.1f} MB / Redis "
+            print(f"{'rss':<12} idle Larder {r['idle_mb']['larder']:.1f} MB / Redis "
                   f"{r['idle_mb']['redis']:.1f} MB; {r['records']:,} records: Larder "
                   f"{r['loaded_mb']['larder']:.1f} MB / Redis {r['loaded_mb']['redis']:.1f} MB; "
                   f"load {r['load_rate']['larder']:,.0f} / {r['load_rate']['redis']:,.0f} records/s")
@@ -579,7 +603,7 @@ def summary(args):
                        "connections": args.connections, "results": RESULTS}, f, indent=1)
 
 
-WORKLOADS = ["get", "batch_get", "put", "put_fsync", "rss"]
+WORKLOADS = ["get", "batch_get", "put", "put_fsync", "put_fsync_mt", "rss"]
 
 
 def main():
@@ -599,6 +623,9 @@ def main():
     ap.add_argument("--rss-records", type=int, default=1_000_000)
     ap.add_argument("--larder-threads", type=int, default=-1,
                     help="--threads for larder serve; default 1 when pinned, else its own default")
+    ap.add_argument("--fsync-threads", type=int, default=4,
+                    help="larder --threads for put_fsync_mt (a synced write blocks its I/O thread, "
+                         "so more threads on the same CPU let writes share an fsync)")
     ap.add_argument("--larder-arg", action="append", default=[],
                     help="extra argument for larder serve (repeatable)")
     ap.add_argument("--no-pin", action="store_true", help="do not taskset servers and clients")
@@ -631,6 +658,8 @@ def main():
             workload_put(args, pin, "process", "everysec", "put")
         elif w == "put_fsync":
             workload_put(args, pin, "fsync", "always", "put_fsync")
+        elif w == "put_fsync_mt":
+            workload_put(args, pin, "fsync", "always", "put_fsync_mt", threads=args.fsync_threads)
         elif w == "rss":
             workload_rss(args, pin)
     summary(args)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Online store benchmarks: Larder (`larder serve`, SigV4 over HTTP) beside Redis, in one run.
-#   bash bench/online/run.sh                       # every workload (about 5 minutes)
+#   bash bench/online/run.sh                       # every workload (about 6 minutes)
 #   bash bench/online/run.sh get batch_get         # a subset: get batch_get put put_fsync rss
 #   bash bench/online/run.sh --duration 3 --keys 20000 --rss-records 100000   # quick look
 #   bash bench/online/run.sh --help                # every option
