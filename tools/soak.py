@@ -214,6 +214,9 @@ def main():
     p.add_argument("--out", default=os.path.join(REPO, "build-soak", time.strftime("%Y%m%dT%H%M%S")))
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--no-plot", action="store_true")
+    # Diagnosis: take the offline store or the Athena queries out of the picture.
+    p.add_argument("--online-only", action="store_true", help="the group has no offline store")
+    p.add_argument("--no-queries", action="store_true", help="no Athena queries")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     srv = LarderServer(extra_args=["--log-level", "warn"])
@@ -226,8 +229,9 @@ def main():
                                 {"FeatureName": "score", "FeatureType": "Fractional"},
                                 {"FeatureName": "visits", "FeatureType": "Integral"},
                                 {"FeatureName": "note", "FeatureType": "String"}],
-            OnlineStoreConfig={"EnableOnlineStore": True},
-            OfflineStoreConfig={"S3StorageConfig": {"S3Uri": "s3://soak/fs"}}, RoleArn=ROLE)
+            OnlineStoreConfig={"EnableOnlineStore": True}, RoleArn=ROLE,
+            **({} if a.online_only else
+               {"OfflineStoreConfig": {"S3StorageConfig": {"S3Uri": "s3://soak/fs"}}}))
         sm = srv.client("sagemaker")
         deadline = time.monotonic() + 60
         while sm.describe_feature_group(FeatureGroupName=GROUP)["FeatureGroupStatus"] != "Created":
@@ -236,7 +240,8 @@ def main():
             time.sleep(0.05)  # clients poll Describe
         load = Load(srv, a.threads, a.seed)
         threads = [threading.Thread(target=load.worker, args=(i,)) for i in range(a.threads)]
-        threads.append(threading.Thread(target=load.athena))
+        if not (a.no_queries or a.online_only):
+            threads.append(threading.Thread(target=load.athena))
         for t in threads:
             t.start()
         csv_path = os.path.join(a.out, "soak.csv")
